@@ -1,0 +1,60 @@
+"""Global slot extraction that runs after every customer message: language and counters."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Text
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import ValidationAction
+from rasa_sdk.types import DomainDict
+
+LANGUAGES = ("en", "zh-Hans", "zh-Hant")
+NLU_FALLBACK = "nlu_fallback"
+
+
+def latest_entity(tracker: Tracker, entity: str) -> Any:
+    """The value of the last entity of that type in the latest message, or None."""
+    values = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == entity]
+    return values[-1] if values else None
+
+
+def latest_intent(tracker: Tracker) -> str:
+    """The name of the latest message's intent."""
+    return str((tracker.latest_message.get("intent") or {}).get("name") or "")
+
+
+def choose_language(detected: Any, current: Any) -> Any:
+    """Keep the conversation's Chinese script when a message could be either script."""
+    if detected in LANGUAGES:
+        return detected
+    if detected == "zh":
+        return current if current in ("zh-Hans", "zh-Hant") else "zh-Hans"
+    return None
+
+
+class ValidateSlotMappings(ValidationAction):
+    """action_validate_slot_mappings: language follows the customer's latest message."""
+
+    async def extract_language(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Switch language when the customer writes in another language or script."""
+        chosen = choose_language(latest_entity(tracker, "language"), tracker.get_slot("language"))
+        return {"language": chosen} if chosen and chosen != tracker.get_slot("language") else {}
+
+    async def extract_misunderstood_count(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Any understood message ends a run of misunderstandings."""
+        if latest_intent(tracker) != NLU_FALLBACK and tracker.get_slot("misunderstood_count"):
+            return {"misunderstood_count": 0.0}
+        return {}
+
+    async def extract_human_offered(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """An offer of a person stands for the next answer only."""
+        if tracker.get_slot("human_offered") and latest_intent(tracker) not in ("affirm", "deny"):
+            return {"human_offered": False}
+        return {}

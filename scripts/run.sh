@@ -44,6 +44,12 @@ The complaint assistant is running:
 Try it:  curl -s -XPOST localhost:${RASA_PORT}/webhooks/rest/webhook -d '{"sender":"me","message":"我的退款被拒绝了"}'
 Press Ctrl-C to stop.
 URLS
-wait -n "${pids[@]}"
-echo "A process exited; stopping the stack (see logs/)." >&2
-exit 1
+while true; do
+  for pid in "${pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "A process of the stack exited; stopping the rest (see logs/)." >&2
+      exit 1
+    fi
+  done
+  sleep 2
+done

@@ -39,13 +39,13 @@ class NewCase:
 class CaseStore:
     """Reads and writes cases; one instance per process, sharing a connection pool."""
 
-    def __init__(self, client: "aioredis.Redis", settings: Settings) -> None:
+    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
         self.client = client
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "CaseStore":
+    def from_settings(cls, settings: Settings) -> CaseStore:
         """Connect lazily to the Redis named in the settings."""
         return cls(aioredis.from_url(settings.redis_url, decode_responses=True), settings)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, List, Text
+from typing import Any, List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions import parsing, render, runtime, tone
 from actions.case_store import NewCase
 from actions.forms import CATEGORIES
-from actions.slots import latest_entity
+from actions.slots import first_valid_entity, latest_intent
 
 logger = logging.getLogger(__name__)
 
@@ -23,14 +23,18 @@ FORM_SLOTS = ("category", "description", "order_ref", "incident_date", "desired_
 class AcknowledgeComplaint(Action):
     """action_acknowledge_complaint: an acknowledgement fitting the category and the mood."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_acknowledge_complaint"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         message = tracker.latest_message.get("text") or ""
-        category = latest_entity(tracker, "category") or tracker.get_slot("category")
+        named = first_valid_entity(tracker, "category", CATEGORIES)
+        says_what_happened = parsing.is_substantive(message)
+        if latest_intent(tracker) == "inform" and not named and not says_what_happened:
+            return []  # a bare detail (an order number) needs no acknowledgement
+        category = named or tracker.get_slot("category")
         category = category if category in CATEGORIES else "other"
         score = max(tone.frustration_score(message), float(tracker.get_slot("frustration") or 0))
         mood = "upset" if score >= tone.UPSET_THRESHOLD else "calm"
@@ -39,9 +43,11 @@ class AcknowledgeComplaint(Action):
             avoid=tracker.get_slot("last_ack"),
         )
         events: List[EventType] = [SlotSet("last_ack", acknowledgement), SlotSet("frustration", score)]
+        if named:
+            events.append(SlotSet("category", named))
         if acknowledgement:
             dispatcher.utter_message(text=acknowledgement)
-        if not tracker.get_slot("description") and parsing.is_substantive(message):
+        if not tracker.get_slot("description") and says_what_happened:
             events.append(SlotSet("description", message))
         return events
 
@@ -49,7 +55,7 @@ class AcknowledgeComplaint(Action):
 class SubmitComplaint(Action):
     """action_submit_complaint: store the case and give the customer its number at once."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_submit_complaint"
 
     async def run(

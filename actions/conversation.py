@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Text
+from typing import List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -20,7 +20,7 @@ REPHRASED_SLOTS = ("category", "description", "order_ref", "incident_date", "des
 class HandleMisunderstanding(Action):
     """action_handle_misunderstanding: rephrase the question first, then offer a person."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handle_misunderstanding"
 
     async def run(
@@ -39,7 +39,7 @@ class HandleMisunderstanding(Action):
 class DeclineHuman(Action):
     """action_decline_human: the customer would rather carry on with the assistant."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_decline_human"
 
     async def run(
@@ -52,7 +52,7 @@ class DeclineHuman(Action):
 class HandleAbuse(Action):
     """action_handle_abuse: one calm boundary; repeated abuse ends politely and is flagged."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handle_abuse"
 
     async def run(
@@ -76,7 +76,7 @@ class RequestHuman(Action):
     reason, so whoever picks it up does not start from zero.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_request_human"
 
     async def run(

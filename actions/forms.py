@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -11,7 +11,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from actions import parsing, render
-from actions.slots import latest_entity, latest_intent
+from actions.slots import first_valid_entity, latest_entity, latest_intent
 
 CATEGORIES = (
     "billing", "refund", "delivery", "product_quality", "repair",
@@ -37,12 +37,12 @@ def _requested(tracker: Tracker) -> Optional[str]:
 class ValidateComplaintForm(FormValidationAction):
     """validate_complaint_form: fills several facts from one message, never re-asks a known one."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_complaint_form"
 
     async def extract_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """The customer's own words: the answer when asked, or any substantive complaint text."""
         text = _answer_text(tracker)
         current = tracker.get_slot("description")
@@ -59,7 +59,7 @@ class ValidateComplaintForm(FormValidationAction):
 
     async def extract_order_ref(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """An order number typed in any form, or "skip", when the form asked for it."""
         text = _answer_text(tracker)
         if _requested(tracker) != "order_ref" or text is None or latest_entity(tracker, "order_id"):
@@ -70,7 +70,7 @@ class ValidateComplaintForm(FormValidationAction):
 
     async def extract_contact(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """A phone or email typed in any format when the form asked for a contact."""
         text = (tracker.latest_message.get("text") or "").strip()
         if _requested(tracker) != "contact" or not text or text.startswith("/"):
@@ -79,7 +79,7 @@ class ValidateComplaintForm(FormValidationAction):
 
     async def extract_summary_confirmed(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """At the read-back: yes submits, no asks which field, a chosen field is asked again."""
         if _requested(tracker) != "summary_confirmed":
             return {}
@@ -95,19 +95,23 @@ class ValidateComplaintForm(FormValidationAction):
 
     def validate_category(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        """Only the known categories."""
-        return {"category": value if value in CATEGORIES else None}
+    ) -> Dict[str, Any]:
+        """Only the known categories; another extractor's canonical value wins over a raw span."""
+        if value in CATEGORIES:
+            return {"category": value}
+        return {"category": first_valid_entity(tracker, "category", CATEGORIES)}
 
     def validate_desired_outcome(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        """Only the known outcomes."""
-        return {"desired_outcome": value if value in OUTCOMES else None}
+    ) -> Dict[str, Any]:
+        """Only the known outcomes; another extractor's canonical value wins over a raw span."""
+        if value in OUTCOMES:
+            return {"desired_outcome": value}
+        return {"desired_outcome": first_valid_entity(tracker, "desired_outcome", OUTCOMES)}
 
     def validate_order_ref(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """ZZ555666, ORD-20261101, 8-12 digits, or "-" for none."""
         if value == "-":
             return {"order_ref": "-"}
@@ -118,14 +122,14 @@ class ValidateComplaintForm(FormValidationAction):
 
     def validate_incident_date(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Any wording of a date is fine ("last week sometime"), bounded in length."""
         text = str(value or "").strip()[:100]
         return {"incident_date": text or None}
 
     def validate_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """A valid phone (mainland, HK, TW, international) or email, normalised."""
         contact = parsing.find_contact(str(value or ""))
         if contact is None:
@@ -138,7 +142,7 @@ class ValidateComplaintForm(FormValidationAction):
 class AskSummaryConfirmed(Action):
     """action_ask_summary_confirmed: read the complaint back, or ask which field to change."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_summary_confirmed"
 
     async def run(
@@ -171,12 +175,12 @@ def _or_not_given(domain: DomainDict, value: Optional[str], language: str) -> st
 class ValidateStatusForm(FormValidationAction):
     """validate_status_form: a case number in any spelling, then the contact to prove ownership."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_status_form"
 
     def validate_case_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Canonical CMP-YYYYMMDD-NNNN, or ask again."""
         case_id = parsing.find_case_id(str(value or ""))
         if case_id is None:
@@ -185,6 +189,6 @@ class ValidateStatusForm(FormValidationAction):
 
     def validate_verify_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Keep what was typed; the lookup compares it with the case in one place."""
         return {"verify_contact": str(value or "").strip()[:200] or None}

@@ -17,7 +17,7 @@ class Settings:
     status_attempts_per_hour: int = 5
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
         """Build settings from REDIS_URL, REDIS_KEY_PREFIX and COMPLAINT_* variables."""
         defaults = cls()
         return cls(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Text
+from typing import Any, Dict, Iterable, Optional
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -17,6 +17,19 @@ def latest_entity(tracker: Tracker, entity: str) -> Any:
     """The value of the last entity of that type in the latest message, or None."""
     values = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == entity]
     return values[-1] if values else None
+
+
+def first_valid_entity(tracker: Tracker, entity: str, allowed: Iterable[str]) -> Optional[str]:
+    """The first value of that entity type in the latest message that is one of the allowed values.
+
+    Several extractors may report the same entity; DIET can also report a raw span
+    that no synonym maps, so the first canonical value wins.
+    """
+    allowed_values = set(allowed)
+    for candidate in tracker.latest_message.get("entities", []):
+        if candidate.get("entity") == entity and candidate.get("value") in allowed_values:
+            return str(candidate["value"])
+    return None
 
 
 def latest_intent(tracker: Tracker) -> str:
@@ -38,14 +51,14 @@ class ValidateSlotMappings(ValidationAction):
 
     async def extract_language(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Switch language when the customer writes in another language or script."""
         chosen = choose_language(latest_entity(tracker, "language"), tracker.get_slot("language"))
         return {"language": chosen} if chosen and chosen != tracker.get_slot("language") else {}
 
     async def extract_misunderstood_count(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """Any understood message ends a run of misunderstandings."""
         if latest_intent(tracker) != NLU_FALLBACK and tracker.get_slot("misunderstood_count"):
             return {"misunderstood_count": 0.0}
@@ -53,7 +66,7 @@ class ValidateSlotMappings(ValidationAction):
 
     async def extract_human_offered(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> Dict[str, Any]:
         """An offer of a person stands for the next answer only."""
         if tracker.get_slot("human_offered") and latest_intent(tracker) not in ("affirm", "deny"):
             return {"human_offered": False}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Text
+from typing import List
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -15,7 +15,7 @@ from actions import render, runtime
 class CheckStatus(Action):
     """action_check_status: a wrong contact or number gets the same answer, revealing nothing."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_check_status"
 
     async def run(

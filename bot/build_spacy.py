@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Dict, List
 
 import spacy
+from spacy.pipeline import EntityRuler
 import yaml
 
 from bot.entity_patterns import all_token_patterns, keyword_patterns
@@ -30,6 +31,7 @@ def build(output: Path = DEFAULT_OUTPUT) -> Path:
     """Create and save the pipeline; return where it was saved."""
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
     ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    assert isinstance(ruler, EntityRuler)
     ruler.add_patterns(all_token_patterns() + keyword_patterns(load_keywords()))
     nlp.meta["name"] = "complaint_zh_en"
     nlp.meta["description"] = "jieba words and entity patterns for the complaint assistant"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Text
+from typing import Any, Awaitable, Callable
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -21,7 +21,7 @@ class SafeRestInput(RestInput):
     """POST /webhooks/rest/webhook; bad bodies get a 4xx JSON error and change nothing."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         """Keep Rasa's channel name so integrations and URLs stay the same."""
         return "rest"
 

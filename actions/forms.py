@@ -40,6 +40,12 @@ class ValidateComplaintForm(FormValidationAction):
     def name(self) -> str:
         return "validate_complaint_form"
 
+    async def required_slots(
+        self, domain_slots: List[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[str]:
+        """The domain's slots plus correction_pending, so its value is kept (it is never empty)."""
+        return [*domain_slots, "correction_pending"]
+
     async def extract_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
@@ -93,6 +99,12 @@ class ValidateComplaintForm(FormValidationAction):
             return {"correction_pending": True}
         return {}
 
+    def validate_correction_pending(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """Whether the next question is "which part should I change?"."""
+        return {"correction_pending": bool(value)}
+
     def validate_category(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
@@ -113,7 +125,10 @@ class ValidateComplaintForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
         """ZZ555666, ORD-20261101, 8-12 digits, or "-" for none."""
+        if value is None:
+            return {"order_ref": None}
         if value == "-":
+            _acknowledge_skip(dispatcher, tracker, "order_ref")
             return {"order_ref": "-"}
         reference = parsing.find_order_ref(str(value))
         if reference is None:
@@ -124,6 +139,8 @@ class ValidateComplaintForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
         """Any wording of a date is fine ("last week sometime"), bounded in length."""
+        if value == "-":
+            _acknowledge_skip(dispatcher, tracker, "incident_date")
         text = str(value or "").strip()[:100]
         return {"incident_date": text or None}
 
@@ -131,12 +148,20 @@ class ValidateComplaintForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
         """A valid phone (mainland, HK, TW, international) or email, normalised."""
-        contact = parsing.find_contact(str(value or ""))
+        if value is None:
+            return {"contact": None}
+        contact = parsing.find_contact(str(value))
         if contact is None:
             typed = (tracker.latest_message.get("text") or "").strip()
             refused = parsing.is_skip(typed) or latest_intent(tracker) == "dont_know"
             dispatcher.utter_message(response="utter_contact_required" if refused else "utter_invalid_contact")
         return {"contact": contact}
+
+
+def _acknowledge_skip(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> None:
+    """Say "no problem" when the customer skipped the question just asked."""
+    if _requested(tracker) == slot:
+        dispatcher.utter_message(response="utter_skip_ok")
 
 
 class AskSummaryConfirmed(Action):

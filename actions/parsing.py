@@ -6,9 +6,13 @@ import re
 from typing import Optional
 
 _EMAIL = re.compile(r"[A-Za-z0-9_.+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-_PHONE_CANDIDATE = re.compile(r"\+?[\d][\d \-().]{6,20}\d")
-_ORDER_REF = re.compile(r"\b(?!CMP)([A-Za-z]{2,4})-?(\d{6,12})\b|(?<![\d])(\d{8,12})(?![\d])")
-_CASE_ID = re.compile(r"\bCMP-?(\d{8})-?(\d{4,6})\b", re.IGNORECASE)
+_PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d \-().]{6,20}\d")
+# Lookarounds instead of \b: in "订单ZZ555666" there is no word boundary before ZZ.
+_ORDER_REF = re.compile(
+    r"(?<![A-Za-z0-9])(?!CMP)([A-Za-z]{2,4})-?(\d{6,12})(?![0-9])|(?<![\d])(\d{8,12})(?![\d])",
+    re.IGNORECASE,
+)
+_CASE_ID = re.compile(r"(?<![A-Za-z0-9])CMP[-\s]?(\d{8})[-\s]?(\d{4,6})(?![0-9])", re.IGNORECASE)
 _SKIP_WORDS = re.compile(
     r"^\s*(skip|n/?a|none|no|不知道|跳过|跳過|没有|沒有|唔知|冇|不記得|不记得|唔記得)\s*[.!。！]*\s*$",
     re.IGNORECASE,
@@ -27,6 +31,8 @@ def normalize_phone(raw: str) -> Optional[str]:
     digits = re.sub(r"\D", "", raw)
     if digits.startswith("00"):
         digits, has_plus = digits[2:], True
+    if has_plus and not digits.startswith(("86", "852", "886")):
+        return "+" + digits if 8 <= len(digits) <= 15 else None
     if re.fullmatch(r"1[3-9]\d{9}", digits):
         return "+86" + digits
     if re.fullmatch(r"861[3-9]\d{9}", digits):
@@ -47,9 +53,20 @@ def normalize_phone(raw: str) -> Optional[str]:
 def find_phone(text: str) -> Optional[str]:
     """The first valid phone number in the text, normalised."""
     for candidate in _PHONE_CANDIDATE.finditer(text):
-        phone = normalize_phone(candidate.group(0))
+        phone = _phone_within(candidate.group(0))
         if phone:
             return phone
+    return None
+
+
+def _phone_within(candidate: str) -> Optional[str]:
+    """The candidate itself, or the longest run of its space-separated parts, that is a phone."""
+    parts = candidate.split()
+    for length in range(len(parts), 0, -1):
+        for start in range(len(parts) - length + 1):
+            phone = normalize_phone(" ".join(parts[start : start + length]))
+            if phone:
+                return phone
     return None
 
 
@@ -65,14 +82,23 @@ def normalize_contact(raw: str) -> Optional[str]:
 
 def find_order_ref(text: str) -> Optional[str]:
     """An order or account reference (ZZ555666, ORD-20261101, or 8-12 digits), upper-cased."""
-    if find_phone(text):
-        text = _PHONE_CANDIDATE.sub(" ", text)
+    text = _CASE_ID.sub(" ", text)
+    phone = find_phone(text)
+    if phone:
+        text = _without_phone(text, phone)
     match = _ORDER_REF.search(text)
     if not match:
         return None
     if match.group(3):
         return match.group(3)
     return f"{match.group(1).upper()}{'-' if '-' in match.group(0) else ''}{match.group(2)}"
+
+
+def _without_phone(text: str, phone: str) -> str:
+    """The text with the digits of that phone number blanked, so they are not read as an order."""
+    national = re.sub(r"^\+(86|852|886)", "", phone)
+    pattern = r"[ \-]?".join(re.escape(digit) for digit in national)
+    return re.sub(rf"(?:\+?\d{{1,3}}[ \-]?)?{pattern}", " ", text, count=1)
 
 
 def find_case_id(text: str) -> Optional[str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Dict, List
 
 import spacy
-from spacy.pipeline import EntityRuler
 import yaml
+from spacy.pipeline import EntityRuler
 
 from bot.entity_patterns import all_token_patterns, keyword_patterns
 

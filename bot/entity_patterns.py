@@ -37,7 +37,7 @@ def _lower(*choices: str, op: str = "") -> Token:
     return token
 
 
-_NUMBER = [_regex(r"\d+"), _text(",", ".", op="?"), _regex(r"\d+", op="?")]
+_NUMBER = [_regex(r"\d+(?:\.\d+)?"), _text(",", ".", op="?"), _regex(r"\d+(?:\.\d+)?", op="?")]
 _CURRENCY_SIGNS = ("$", "¥", "￥", "€", "£")
 _CURRENCY_PREFIXES = ("hk", "nt", "us", "rmb", "s", "cny", "hkd", "usd", "twd")
 _CURRENCY_WORDS = (

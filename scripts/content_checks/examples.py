@@ -49,19 +49,24 @@ def check_cross_intent_duplicates(examples: Sequence[Example]) -> List[Finding]:
 
 
 def check_same_intent_duplicates(examples: Sequence[Example]) -> List[Finding]:
-    """Warning when an intent has the same example twice."""
+    """Warning when an intent has the same example twice in one language folder.
+
+    The same words in two language folders (\"你好\" in zh-Hans and zh-Hant, \"ok\" in all three)
+    are deliberate: each language keeps its own complete set.
+    """
     findings = []
     for group in group_by_text(examples).values():
-        seen: Dict[str, Example] = {}
+        seen: Dict[Tuple[str, str], Example] = {}
         for example in group:
-            if example.intent in seen:
+            slot = (language_of(example), example.intent)
+            if slot in seen:
                 findings.append(warning(
                     f"the example \"{example.plain.strip()}\" appears twice in intent '{example.intent}' "
-                    f"(also {place(seen[example.intent])}). Remove the repeat.",
+                    f"(also {place(seen[slot])}). Remove the repeat.",
                     example.path, example.line,
                 ))
             else:
-                seen[example.intent] = example
+                seen[slot] = example
     return findings
 
 

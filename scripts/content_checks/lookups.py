@@ -32,7 +32,7 @@ def check_synonym_conflicts(index: Dict[str, List[Tuple[str, ListItem]]]) -> Lis
                     f"({where}). A word can only mean one thing; keep it in one block.",
                     item.path, item.line,
                 ))
-            else:
+            elif item.path == first.path:
                 findings.append(warning(
                     f"the word \"{item.text}\" is listed twice in synonym block '{value}' (also {where}).",
                     item.path, item.line,

@@ -13,6 +13,7 @@ from .yamlio import has_chinese, item_line, key_line, load_yaml_or_finding
 LANGUAGES = ("en", "zh-Hans", "zh-Hant")
 CHINESE = ("zh-Hans", "zh-Hant")
 # {name} is a placeholder; {{ and }} are literal braces (used in button payloads).
+HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>")
 PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 
 
@@ -147,6 +148,20 @@ def check_texts(response: Response) -> List[Finding]:
     return findings
 
 
+def check_html(response: Response) -> List[Finding]:
+    """Warn about HTML tags: replies are plain text, so customers would see the tags."""
+    return [
+        warning(
+            f"a variant of '{response.name}' contains HTML ({match.group(0)}). Replies are plain text, so "
+            "customers would see the tag itself; remove it (use \\n for a new line).",
+            response.path, variant.line,
+        )
+        for variant in response.variants
+        for match in [HTML_TAG.search(variant.text)]
+        if match
+    ]
+
+
 def check_placeholders(response: Response) -> List[Finding]:
     """The three languages use the same {placeholders}; variants of one language agree too."""
     findings = []
@@ -183,7 +198,7 @@ def first_line(response: Response, language: str) -> int:
 
 def check_buttons(response: Response) -> List[Finding]:
     """Button payloads are the same in every variant (only the titles are translated)."""
-    findings = []
+    findings: List[Finding] = []
     reference = next((v for v in response.variants if v.language == "en"), None)
     reference = reference or (response.variants[0] if response.variants else None)
     if reference is None:
@@ -217,6 +232,7 @@ def check_response(response: Response) -> List[Finding]:
     return (
         check_languages_present(response)
         + check_texts(response)
+        + check_html(response)
         + check_placeholders(response)
         + check_buttons(response)
     )

@@ -136,7 +136,8 @@ def block_entries(path: Path, data: Any, kind: str) -> Iterator[Tuple[str, List[
         start = key_line(block, "examples") + 1 if examples is not None else item_line(data["nlu"], index)
         items = []
         for text, guess in block_items(str(examples or ""), start):
-            line = guess if guess <= len(lines) and lines[guess - 1].strip()[1:].strip() == text else find_line(lines, text, start)
+            matches = guess <= len(lines) and lines[guess - 1].strip()[1:].strip() == text
+            line = guess if matches else find_line(lines, text, start)
             items.append(ListItem(text, path, line))
         yield str(block[kind]), items, item_line(data["nlu"], index)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 import uuid
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
@@ -20,9 +21,12 @@ import redis
 import yaml
 from rasa_sdk import Tracker
 
-from actions import runtime
-
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the project packages (actions, bot) live at the repository root
+    sys.path.insert(0, str(ROOT))
+
+from actions import runtime  # noqa: E402
+
 DOMAIN_DIR = ROOT / "bot" / "domain"
 TRACKER_FIXTURES = ROOT / "tests" / "fixtures" / "trackers"
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
@@ -116,7 +120,7 @@ async def store(redis_env: Dict[str, str]):
 
 
 @pytest.fixture
-def raw_redis(redis_env: Dict[str, str]) -> Iterator["redis.Redis"]:
+def raw_redis(redis_env: Dict[str, str]) -> Iterator[redis.Redis]:
     """A plain synchronous client to look at what the code stored."""
     client = redis.Redis.from_url(redis_env["url"], decode_responses=True)
     try:
@@ -163,8 +167,13 @@ def build_tracker(
     intent: Optional[str] = None,
     entities: Optional[List[Dict[str, Any]]] = None,
     sender_id: Optional[str] = None,
+    extracted: Optional[Dict[str, Any]] = None,
 ) -> Tracker:
-    """Load a fixture, optionally changing slots or the latest message, and build a Tracker."""
+    """Load a fixture, optionally changing slots or the latest message, and build a Tracker.
+
+    `extracted` plays Rasa's part before a form validation action runs: slot values
+    its mappings took from the latest message, appended as trailing SlotSet events.
+    """
     state = copy.deepcopy(load_tracker_state(name))
     if slots:
         state["slots"].update(slots)
@@ -175,8 +184,19 @@ def build_tracker(
         message["intent"] = {"name": intent, "confidence": 0.95}
     if entities is not None:
         message["entities"] = entities
+    user_events = [event for event in state["events"] if event.get("event") == "user"]
+    if user_events:
+        user_events[-1]["text"] = message.get("text")
+        user_events[-1]["parse_data"] = {
+            "text": message.get("text"),
+            "intent": message.get("intent"),
+            "entities": message.get("entities", []),
+        }
     if sender_id is not None:
         state["sender_id"] = sender_id
+    for slot, value in (extracted or {}).items():
+        state["slots"][slot] = value
+        state["events"].append({"event": "slot", "timestamp": None, "name": slot, "value": value})
     return Tracker.from_dict(state)
 
 

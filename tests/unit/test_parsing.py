@@ -34,11 +34,6 @@ def test_valid_phone_numbers_are_normalised(typed: str, expected: str) -> None:
     assert parsing.find_contact(typed) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG actions/parsing.py normalize_phone: the mainland pattern is tried before the "
-    "explicit + country code, so +1 (415) 555-0134 (11 digits starting 14) becomes +8614155550134",
-)
 def test_north_american_number_keeps_its_country_code() -> None:
     assert parsing.normalize_phone("+1 (415) 555-0134") == "+14155550134"
 
@@ -112,29 +107,14 @@ def test_phone_numbers_and_junk_are_not_order_references(text: str) -> None:
     assert parsing.find_order_ref(text) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG actions/parsing.py find_order_ref: \\b does not match between a Chinese "
-    "character and a Latin letter, so an order number glued to Chinese text is missed",
-)
 def test_order_reference_glued_to_chinese_text() -> None:
     assert parsing.find_order_ref("订单ZZ555666现在什么状态") == "ZZ555666"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG actions/parsing.py find_order_ref: when the text holds a valid phone, every "
-    "phone-like run of 8+ digits is blanked, including the order number's digits",
-)
 def test_order_reference_survives_a_phone_number_in_the_same_message() -> None:
     assert parsing.find_order_ref("ORD-20261101 and my phone is 13812345678") == "ORD-20261101"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG actions/parsing.py find_phone: _PHONE_CANDIDATE swallows a preceding "
-    "digit run and the space ('20261101 13812345678'), so the phone is not recognised",
-)
 def test_phone_found_right_after_an_order_number() -> None:
     assert parsing.find_phone("ORD-20261101 13812345678") == "+8613812345678"
 
@@ -159,27 +139,34 @@ def test_not_a_case_id(text: str) -> None:
     assert parsing.find_case_id(text) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG actions/parsing.py find_case_id: \\bCMP needs a word boundary, which does not "
-    "exist between a Chinese character and 'C', so '编号是CMP-…' is not found",
-)
 def test_case_id_glued_to_chinese_text() -> None:
     assert parsing.find_case_id("我的编号是CMP-20261122-0042") == "CMP-20261122-0042"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG actions/parsing.py find_case_id: spaces between the parts ('CMP 20261122 0042') "
-    "are not accepted though the status form promises any spelling",
-)
 def test_case_id_with_spaces() -> None:
     assert parsing.find_case_id("CMP 20261122 0042") == "CMP-20261122-0042"
 
 
 @pytest.mark.parametrize(
     "text",
-    ["skip", "Skip.", "SKIP!", "n/a", "N/A", "none", "no", "不知道", "跳过", "没有", "跳過", "沒有", "不記得", "唔知", "冇", "唔記得。"],
+    [
+        "skip",
+        "Skip.",
+        "SKIP!",
+        "n/a",
+        "N/A",
+        "none",
+        "no",
+        "不知道",
+        "跳过",
+        "没有",
+        "跳過",
+        "沒有",
+        "不記得",
+        "唔知",
+        "冇",
+        "唔記得。",
+    ],
 )
 def test_skip_words_in_three_languages(text: str) -> None:
     assert parsing.is_skip(text)

@@ -9,9 +9,9 @@ from typing import Any, Dict, List, Optional
 
 import redis.asyncio as aioredis
 
-from actions.keys import Keys
 from actions.parsing import normalize_contact
 from actions.settings import Settings
+from handoff.keys import Keys
 
 CASE_STATUSES = ("open", "in_progress", "needs_human", "resolved", "closed")
 

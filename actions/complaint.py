@@ -12,8 +12,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import parsing, render, runtime, tone
 from actions.case_store import NewCase
-from actions.forms import CATEGORIES
 from actions.slots import first_valid_entity, latest_intent
+from actions.vocabulary import CATEGORIES
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,7 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import render, runtime
-from actions.case_store import NewCase
-from actions.complaint import FORM_SLOTS
-from actions.slots import latest_intent
+from actions import handoff, runtime
 
 REPHRASED_SLOTS = ("category", "description", "order_ref", "incident_date", "desired_outcome", "contact")
 
@@ -70,11 +67,7 @@ class HandleAbuse(Action):
 
 
 class RequestHuman(Action):
-    """action_request_human: until the live-agent bridge lands, the case is marked for a person.
-
-    Everything collected so far goes onto a case with status needs_human and the
-    reason, so whoever picks it up does not start from zero.
-    """
+    """action_request_human: queue the enriched case for a person, or offer a callback (actions.handoff)."""
 
     def name(self) -> str:
         return "action_request_human"
@@ -82,41 +75,4 @@ class RequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        store = runtime.case_store()
-        reason = "customer_request" if latest_intent(tracker) == "request_human" else "repeated_misunderstanding"
-        case_id = None if tracker.active_loop_name else tracker.get_slot("last_case_id")
-        if case_id:
-            await store.flag(case_id, status="needs_human", escalation_reasons=[reason])
-        else:
-            record = await store.create(_partial_case(tracker, reason))
-            case_id = record["case_id"]
-        dispatcher.utter_message(response="utter_handoff_requested", case_id=case_id)
-        return [
-            ActiveLoop(None),
-            SlotSet("requested_slot", None),
-            *[SlotSet(slot, None) for slot in FORM_SLOTS],
-            SlotSet("correction_pending", False),
-            SlotSet("human_offered", False),
-            SlotSet("misunderstood_count", 0.0),
-            SlotSet("last_case_id", case_id),
-        ]
-
-
-def _partial_case(tracker: Tracker, reason: str) -> NewCase:
-    """A case from whatever the complaint form holds, for a person to complete."""
-    return NewCase(
-        sender_id=tracker.sender_id,
-        channel=tracker.get_latest_input_channel() or "unknown",
-        language=render.language_of(tracker),
-        category=tracker.get_slot("category") or "other",
-        description=tracker.get_slot("description") or "",
-        order_ref=tracker.get_slot("order_ref") or "-",
-        incident_date=tracker.get_slot("incident_date") or "-",
-        desired_outcome=tracker.get_slot("desired_outcome") or "explanation",
-        contact=tracker.get_slot("contact") or "",
-        status="needs_human",
-        urgent=tracker.get_slot("category") == "safety",
-        abuse_flagged=float(tracker.get_slot("abuse_count") or 0) >= 1,
-        escalation_reasons=[reason],
-        frustration=float(tracker.get_slot("frustration") or 0),
-    )
+        return await handoff.request_person(dispatcher, tracker, domain)

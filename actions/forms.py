@@ -12,14 +12,10 @@ from rasa_sdk.types import DomainDict
 
 from actions import parsing, render
 from actions.slots import first_valid_entity, latest_entity, latest_intent
+from actions.vocabulary import CATEGORIES, OUTCOMES
 
-CATEGORIES = (
-    "billing", "refund", "delivery", "product_quality", "repair",
-    "service_attitude", "long_wait", "policy_change", "safety", "other",
-)
-OUTCOMES = ("refund", "replacement", "repair", "apology", "compensation", "explanation")
 CORRECTABLE_FIELDS = ("category", "description", "order_ref", "incident_date", "desired_outcome", "contact")
-NOT_ANSWERS = ("request_human", "abuse", "check_status", "nlu_fallback")
+NOT_ANSWERS = ("request_human", "abuse", "check_status", "nlu_fallback", "nonsense")
 
 
 def _answer_text(tracker: Tracker) -> Optional[str]:
@@ -45,6 +41,28 @@ class ValidateComplaintForm(FormValidationAction):
     ) -> List[str]:
         """The domain's slots plus correction_pending, so its value is kept (it is never empty)."""
         return [*domain_slots, "correction_pending"]
+
+    async def extract_category(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """A canonical category from any extractor or a button; "other" when the customer doesn't know."""
+        named = first_valid_entity(tracker, "category", CATEGORIES)
+        if named:
+            return {"category": named}
+        if _requested(tracker) == "category" and latest_intent(tracker) == "dont_know":
+            return {"category": "other"}
+        return {}
+
+    async def extract_desired_outcome(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """A canonical outcome; "an explanation" when the customer is not sure what they want."""
+        named = first_valid_entity(tracker, "desired_outcome", OUTCOMES)
+        if named:
+            return {"desired_outcome": named}
+        if _requested(tracker) == "desired_outcome" and latest_intent(tracker) == "dont_know":
+            return {"desired_outcome": "explanation"}
+        return {}
 
     async def extract_description(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -6,12 +6,11 @@ import re
 from typing import Optional
 
 _EMAIL = re.compile(r"[A-Za-z0-9_.+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-_PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d \-().]{6,20}\d")
+# Digits glued to letters (AC55554444) belong to an order number, never to a phone.
+_PHONE_CANDIDATE = re.compile(r"(?<![A-Za-z0-9])\+?\(?\d[\d \-().]{6,20}\d")
 # Lookarounds instead of \b: in "订单ZZ555666" there is no word boundary before ZZ.
-_ORDER_REF = re.compile(
-    r"(?<![A-Za-z0-9])(?!CMP)([A-Za-z]{2,4})-?(\d{6,12})(?![0-9])|(?<![\d])(\d{8,12})(?![\d])",
-    re.IGNORECASE,
-)
+_LETTERED_REF = re.compile(r"(?<![A-Za-z0-9])(?!CMP)([A-Za-z]{2,4})-?(\d{6,12})(?![0-9])", re.IGNORECASE)
+_DIGITS_REF = re.compile(r"(?<![\d])(\d{8,12})(?![\d])")
 _CASE_ID = re.compile(r"(?<![A-Za-z0-9])CMP[-\s]?(\d{8})[-\s]?(\d{4,6})(?![0-9])", re.IGNORECASE)
 _SKIP_WORDS = re.compile(
     r"^\s*(skip|n/?a|none|no|不知道|跳过|跳過|没有|沒有|唔知|冇|不記得|不记得|唔記得)\s*[.!。！]*\s*$",
@@ -83,15 +82,15 @@ def normalize_contact(raw: str) -> Optional[str]:
 def find_order_ref(text: str) -> Optional[str]:
     """An order or account reference (ZZ555666, ORD-20261101, or 8-12 digits), upper-cased."""
     text = _CASE_ID.sub(" ", text)
+    lettered = _LETTERED_REF.search(text)
+    if lettered:
+        hyphen = "-" if "-" in lettered.group(0) else ""
+        return f"{lettered.group(1).upper()}{hyphen}{lettered.group(2)}"
     phone = find_phone(text)
     if phone:
         text = _without_phone(text, phone)
-    match = _ORDER_REF.search(text)
-    if not match:
-        return None
-    if match.group(3):
-        return match.group(3)
-    return f"{match.group(1).upper()}{'-' if '-' in match.group(0) else ''}{match.group(2)}"
+    digits = _DIGITS_REF.search(text)
+    return digits.group(1) if digits else None
 
 
 def _without_phone(text: str, phone: str) -> str:

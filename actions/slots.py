@@ -9,8 +9,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
 
+from actions.vocabulary import CATEGORIES, OUTCOMES
+
 LANGUAGES = ("en", "zh-Hans", "zh-Hant")
-NLU_FALLBACK = "nlu_fallback"
+MISUNDERSTOOD_INTENTS = ("nlu_fallback", "nonsense")
+COMPLAINT_INTENTS = ("complain", "inform")
 
 
 def latest_entity(tracker: Tracker, entity: str) -> Any:
@@ -56,11 +59,29 @@ class ValidateSlotMappings(ValidationAction):
         chosen = choose_language(latest_entity(tracker, "language"), tracker.get_slot("language"))
         return {"language": chosen} if chosen and chosen != tracker.get_slot("language") else {}
 
+    async def extract_category(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """A canonical category from a complaint or a detail (not from an FAQ question about refunds)."""
+        if tracker.active_loop_name or latest_intent(tracker) not in COMPLAINT_INTENTS:
+            return {}
+        named = first_valid_entity(tracker, "category", CATEGORIES)
+        return {"category": named} if named else {}
+
+    async def extract_desired_outcome(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """A canonical desired outcome from a complaint or a detail."""
+        if tracker.active_loop_name or latest_intent(tracker) not in COMPLAINT_INTENTS:
+            return {}
+        named = first_valid_entity(tracker, "desired_outcome", OUTCOMES)
+        return {"desired_outcome": named} if named else {}
+
     async def extract_misunderstood_count(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[str, Any]:
         """Any understood message ends a run of misunderstandings."""
-        if latest_intent(tracker) != NLU_FALLBACK and tracker.get_slot("misunderstood_count"):
+        if latest_intent(tracker) not in MISUNDERSTOOD_INTENTS and tracker.get_slot("misunderstood_count"):
             return {"misunderstood_count": 0.0}
         return {}
 
@@ -70,4 +91,12 @@ class ValidateSlotMappings(ValidationAction):
         """An offer of a person stands for the next answer only."""
         if tracker.get_slot("human_offered") and latest_intent(tracker) not in ("affirm", "deny"):
             return {"human_offered": False}
+        return {}
+
+    async def extract_callback_offered(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """An offered callback stands for the next answer only, like an offered person."""
+        if tracker.get_slot("callback_offered") and latest_intent(tracker) not in ("affirm", "deny"):
+            return {"callback_offered": False}
         return {}

@@ -17,6 +17,8 @@ LANGUAGES = (EN, ZH_HANS, ZH_HANT)
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Order numbers, case numbers, emails and links say nothing about the customer's language.
+_IDENTIFIERS = re.compile(r"\S+@\S+|https?://\S+|\b[A-Za-z]*-?\d[\w-]*")
 # Written Cantonese characters that are identical in both scripts but only used in
 # Hong Kong (Traditional) writing; they settle messages like "唔該" or "冇".
 _CANTONESE_MARKERS = frozenset("唔冇嘅咗啲喺嚟乜嘢咁噉佢哋畀俾攞揾搵嬲啱咪")
@@ -46,7 +48,7 @@ def detect_language(text: str) -> Optional[str]:
     """Return en, zh-Hans, zh-Hant, zh (Chinese, script unclear) or None (no words)."""
     cjk = _CJK.findall(text)
     if not cjk:
-        return EN if _LATIN_WORD.search(text) else None
+        return EN if _LATIN_WORD.search(_IDENTIFIERS.sub(" ", text)) else None
     simplified_only, traditional_only = _script_only_characters()
     simplified = sum(1 for char in cjk if char in simplified_only)
     traditional = sum(

@@ -17,9 +17,14 @@ from typing import Any, Dict, Iterable, List, Set, Tuple
 
 from sklearn.metrics import f1_score
 
+from actions.vocabulary import CATEGORIES, OUTCOMES
+
 ROOT = Path(__file__).resolve().parents[1]
-VALUE_COMPARED = {"category", "desired_outcome"}
+# Category and outcome are scored as the assistant uses them: the first value that is one
+# of the canonical ones (actions/vocabulary.py); raw spans other extractors report are ignored.
+VALUE_COMPARED = {"category": CATEGORIES, "desired_outcome": OUTCOMES}
 IGNORED_ENTITIES = {"language"}
+SLOT_FILLING_INTENTS = {"complain", "inform"}
 EntityKey = Tuple[str, str]
 
 
@@ -31,15 +36,20 @@ def latest_model(folder: Path) -> Path:
     return models[-1]
 
 
-def entity_keys(entities: Iterable[Dict[str, Any]], text: str) -> Set[EntityKey]:
-    """Comparable entities: category/outcome by value, the rest by the exact text span."""
+def entity_keys(entities: Iterable[Dict[str, Any]], text: str, predicted: bool) -> Set[EntityKey]:
+    """Comparable entities: category/outcome by canonical value, the rest by the exact text span."""
     keys = set()
+    valued: Set[str] = set()
     for entity in entities:
         label = entity["entity"]
         if label in IGNORED_ENTITIES:
             continue
         if label in VALUE_COMPARED:
-            keys.add((label, str(entity.get("value"))))
+            value = str(entity.get("value"))
+            if predicted and (value not in VALUE_COMPARED[label] or label in valued):
+                continue
+            valued.add(label)
+            keys.add((label, value))
         else:
             keys.add((label, text[entity["start"] : entity["end"]].strip()))
     return keys
@@ -72,15 +82,20 @@ async def evaluate_language(agent: Any, holdout: Path) -> Dict[str, Any]:
         predicted_intents.append(predicted)
         if gold != predicted:
             mistakes.append({"text": text, "expected": gold, "predicted": predicted})
-        expected = entity_keys(example.get("entities") or [], text)
-        found = entity_keys(parsed.get("entities") or [], text)
+        expected = entity_keys(example.get("entities") or [], text, predicted=False)
+        found = entity_keys(parsed.get("entities") or [], text, predicted=True)
+        if gold not in SLOT_FILLING_INTENTS:
+            # Outside complaints the assistant does not read category or outcome.
+            found = {key for key in found if key[0] not in VALUE_COMPARED}
         for key in expected | found:
             outcome = "tp" if key in expected and key in found else ("fn" if key in expected else "fp")
             entity_counts[outcome] += 1
             per_entity.setdefault(key[0], Counter())[outcome] += 1
     return {
         "examples": len(examples),
-        "intent_macro_f1": round(float(f1_score(gold_intents, predicted_intents, average="macro")), 4),
+        "intent_macro_f1": round(
+            float(f1_score(gold_intents, predicted_intents, labels=sorted(set(gold_intents)), average="macro")), 4
+        ),
         "intent_accuracy": round(
             sum(g == p for g, p in zip(gold_intents, predicted_intents, strict=True)) / len(examples), 4
         ),

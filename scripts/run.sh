@@ -9,6 +9,13 @@ export REDIS_KEY_PREFIX="${REDIS_KEY_PREFIX:-northwind}"
 export RASA_AUTH_TOKEN="${RASA_AUTH_TOKEN:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"
 export ACTION_ENDPOINT_URL="http://127.0.0.1:${ACTION_PORT}/webhook"
 mkdir -p .data logs
+# One secret signs every web chat session token; it must be the same for every
+# instance and survive restarts, so it is kept in .data/ unless given.
+if [ -z "${WEBCHAT_SECRET:-}" ]; then
+  [ -s .data/webchat_secret ] || .venv/bin/python -c 'import secrets; print(secrets.token_hex(32))' > .data/webchat_secret
+  WEBCHAT_SECRET="$(cat .data/webchat_secret)"
+fi
+export WEBCHAT_SECRET
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM

@@ -13,6 +13,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.inbound import InboundError, parse_rest_body
+from bot.gate import default_gate
 
 logger = logging.getLogger(__name__)
 
@@ -26,8 +27,9 @@ class SafeRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        """The health route and the validated webhook."""
+        """The health route and the validated webhook, behind the handoff gate."""
         module = inspect.getmodule(self)
+        on_new_message = default_gate().wrap(on_new_message, self.name())
         webhook = Blueprint("safe_rest_webhook", module.__name__ if module else None)
 
         @webhook.route("/", methods=["GET"])

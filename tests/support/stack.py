@@ -70,6 +70,7 @@ class Stack:
             REDIS_KEY_PREFIX=self.prefix,
             ACTION_ENDPOINT_URL=f"http://127.0.0.1:{self.action_port}/webhook",
             RASA_TELEMETRY_ENABLED="false",
+            WEBCHAT_SECRET="test-webchat-secret-" + self.prefix,
             PYTHONPATH=str(ROOT),
             TF_CPP_MIN_LOG_LEVEL="2",
         )

@@ -4,6 +4,7 @@
 source "$(dirname "$0")/setup.sh"
 
 RASA_PORT="${RASA_PORT:-5005}"
+export HANDOFF_PORT="${HANDOFF_PORT:-8765}"
 ACTION_PORT="${ACTION_PORT:-5055}"
 export REDIS_KEY_PREFIX="${REDIS_KEY_PREFIX:-northwind}"
 export RASA_AUTH_TOKEN="${RASA_AUTH_TOKEN:-$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))')}"
@@ -39,6 +40,19 @@ say "Starting the Rasa server on :${RASA_PORT} (log: logs/rasa.log)"
   --port "$RASA_PORT" --credentials credentials.yml --endpoints endpoints.yml > logs/rasa.log 2>&1 &
 pids+=($!)
 
+say "Starting the handoff bridge and agent console on :${HANDOFF_PORT} (log: logs/bridge.log)"
+.venv/bin/python -m handoff.bridge > logs/bridge.log 2>&1 &
+pids+=($!)
+
+# A first run has no agent accounts: create one supervisor so the console can be tried.
+if ! .venv/bin/python -m handoff.agents list 2>/dev/null | grep -q .; then
+  demo_password="$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(12))')"
+  printf '%s\n' "$demo_password" | .venv/bin/python -m handoff.agents create --name demo --password-stdin \
+    --role supervisor --skills any --languages en,zh-Hans,zh-Hant --may-approve-compensation --max-chats 5 >/dev/null
+  echo "Created the console account 'demo' (supervisor), password: ${demo_password}"
+fi
+
+.venv/bin/python scripts/wait_for.py http "http://127.0.0.1:${HANDOFF_PORT}/health" 60
 .venv/bin/python scripts/wait_for.py http "http://127.0.0.1:${ACTION_PORT}/health" 120
 .venv/bin/python scripts/wait_for.py http "http://127.0.0.1:${RASA_PORT}/" 300
 cat <<URLS
@@ -47,6 +61,8 @@ The complaint assistant is running:
   REST channel     POST http://127.0.0.1:${RASA_PORT}/webhooks/rest/webhook  {"sender": "...", "message": "..."}
   Rasa HTTP API    http://127.0.0.1:${RASA_PORT}/   (token: ${RASA_AUTH_TOKEN})
   Action server    http://127.0.0.1:${ACTION_PORT}/health
+  Agent console    http://127.0.0.1:${HANDOFF_PORT}/   (add agents: .venv/bin/python -m handoff.agents create --help)
+  Web chat channel ws://127.0.0.1:${RASA_PORT}/webhooks/webchat/ws   (session: POST /webhooks/webchat/session)
   Redis            ${REDIS_URL}   (key prefix: ${REDIS_KEY_PREFIX})
 Try it:  curl -s -XPOST localhost:${RASA_PORT}/webhooks/rest/webhook -d '{"sender":"me","message":"我的退款被拒绝了"}'
 Press Ctrl-C to stop.

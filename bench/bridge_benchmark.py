@@ -54,7 +54,7 @@ from bench.rest_benchmark import busy_warning, finite, fmt, percentile, rss_kb
 from handoff import agents as agent_store
 from handoff import conversation_log, ownership
 from handoff import queue as handoff_queue
-from handoff.bridge import HEARTBEAT_S, OFFER_TICK_S
+from handoff.bridge import CONNECTION_TTL_S, HEARTBEAT_S, OFFER_TICK_S
 from handoff.keys import Keys
 from handoff.queue import QueueEntry
 from handoff.relay import BLOCK_MS
@@ -129,6 +129,10 @@ class Capacity:
     bridge_cpu_pct: float = float("nan")
     redis_cpu_pct: float = float("nan")
     live_in_redis: int = 0
+    liveness_samples: int = 0
+    samples_with_not_live: int = 0
+    most_not_live: int = 0
+    least_margin_s: float = float("nan")
     holder_rss_mb: float = 0.0
     pings: int = 0
     pongs: int = 0
@@ -191,6 +195,7 @@ class AgentConsole:
         self.waiters = waiters
         self.problems = problems
         self.counts: Counter = Counter()
+        self.agent_id = ""
         self.task = asyncio.create_task(self.read())
 
     async def send(self, kind: str, **fields: Any) -> None:
@@ -208,6 +213,7 @@ class AgentConsole:
         kind = str(frame.get("type"))
         self.counts[kind] += 1
         if kind == "welcome":
+            self.agent_id = str(frame["agent"]["agent_id"])
             self.waiters.arrive(("welcome", self.name), (at, self))
         elif kind in ("offer", "assigned"):
             self.waiters.arrive((kind, str(frame["case"]["case_id"])), (at, self))
@@ -323,7 +329,10 @@ def scan_log(log_path: Path) -> Dict[str, Any]:
     text = log_path.read_text(errors="replace") if log_path.exists() else ""
     lines = text.splitlines()
     errors = [line for line in lines if " ERROR " in line or " CRITICAL " in line]
+    gone = [line for line in lines if " gone; " in line]
     return {
+        "agents_declared_gone": len(gone),
+        "gone_samples": gone[:10],
         "too_many_open_files": sum("Too many open files" in line for line in lines),
         "error_lines": len(errors),
         "tracebacks": text.count("Traceback (most recent call last)"),
@@ -541,6 +550,17 @@ async def customer_to_agent(bench: Bench, conversation_id: str, tag: str, relay:
         relay.failures += 1
 
 
+async def drop_lost(bench: Bench, phase: str, console: AgentConsole, conversation_id: str) -> None:
+    """After a failed relay sample: stop using a conversation its agent no longer owns, and say why."""
+    owner = await ownership.current(bench.client, bench.keys, conversation_id)
+    if owner.state == ownership.AGENT and owner.agent_id == console.agent_id:
+        return
+    bench.held = [(held, cid) for held, cid in bench.held if cid != conversation_id]
+    bench.report.problems.append(
+        f"{phase}: {console.name} ({console.agent_id}) lost {conversation_id} while its socket was open: owner now "
+        f"{owner.state} ({', '.join(f'{name}={value}' for name, value in owner.extra.items())})")
+
+
 async def measure_relay(bench: Bench, phase: str, count: int) -> List[Latency]:
     """`count` messages each way, one at a time, over the conversations the measuring agents hold."""
     to_customer = Latency(phase, "relay agent -> customer: `message` frame -> log entry read", RELAY_TARGET_MS)
@@ -552,14 +572,20 @@ async def measure_relay(bench: Bench, phase: str, count: int) -> List[Latency]:
     await asyncio.sleep(0.3)  # the reader has its cursors before the first message
     run = uuid.uuid4().hex[:6]
     started = time.perf_counter()
+    failed_before = 0
     try:
         for index in range(count):
+            if not bench.held:
+                break
             console, conversation_id = bench.held[index % len(bench.held)]
             await agent_to_customer(bench, console, conversation_id, f"{run}-{index}", to_customer, echo)
             await asyncio.sleep(random.uniform(0.0, 0.005))
             await customer_to_agent(bench, conversation_id, f"{run}-{index}", to_agent)
             await asyncio.sleep(random.uniform(0.0, 0.005))
-            if to_customer.failures + to_agent.failures >= MAX_FAILURES:
+            if to_customer.failures + to_agent.failures > failed_before:
+                await drop_lost(bench, phase, console, conversation_id)
+                failed_before = to_customer.failures + to_agent.failures
+            if not bench.held or to_customer.failures + to_agent.failures >= MAX_FAILURES:
                 bench.report.problems.append(f"{phase}: relay stopped after {MAX_FAILURES} failed messages")
                 break
     finally:
@@ -659,6 +685,27 @@ async def live_agents(bench: Bench, agent_ids: List[str]) -> int:
     return sum(1 for count in counts if int(count) > 0)
 
 
+async def watch_liveness(bench: Bench, agent_ids: List[str], stop: asyncio.Event) -> None:
+    """Every 2 s: how many connected agents the bridge's heartbeat keeps live in Redis, and the least margin."""
+    capacity = bench.report.capacity
+    least = float("inf")
+    while not stop.is_set():
+        now = time.time()
+        async with bench.client.pipeline(transaction=False) as pipe:
+            for agent_id in agent_ids:
+                pipe.zrevrange(bench.keys.agent_connections(agent_id), 0, 0, withscores=True)
+            replies = await pipe.execute()
+        margins = [float(rows[0][1]) - now for rows in replies if rows]
+        not_live = len(replies) - len(margins) + sum(1 for margin in margins if margin <= 0)
+        least = min([least, *margins])
+        capacity.liveness_samples += 1
+        capacity.samples_with_not_live += 1 if not_live else 0
+        capacity.most_not_live = max(capacity.most_not_live, not_live)
+        capacity.least_margin_s = least if least != float("inf") else float("nan")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), 2.0)
+
+
 async def sample_usage(bench: Bench, capacity: Capacity, seconds: float) -> None:
     """Bridge and Redis CPU over a quiet window with every socket open; RSS, fds, Redis clients."""
     pid = bench.bridge_pid
@@ -686,6 +733,8 @@ async def measure_capacity(bench: Bench, args: argparse.Namespace, password_hash
     tokens_path.write_text(json.dumps(tokens), encoding="utf-8")
     print(f"Capacity: opening {args.sockets} agent sockets (resume_session) from a helper process", flush=True)
     holder = await start_holder(tokens_path, bench.port, args.ping_every)
+    stop_watching = asyncio.Event()
+    watcher: Optional[asyncio.Task] = None
     try:
         ready = await read_event(holder, "ready", 120 + args.sockets / 5)
         capacity.welcomed, capacity.failed = int(ready["welcomed"]), int(ready["failed"])
@@ -694,6 +743,8 @@ async def measure_capacity(bench: Bench, args: argparse.Namespace, password_hash
         print(f"  {capacity.welcomed} of {args.sockets} sockets signed in in {capacity.open_s:.1f} s "
               f"({capacity.failed} failed); settling {SETTLE_S:.0f} s, then {args.hold_seconds:.0f} s quiet "
               "sample", flush=True)
+        watched = agent_ids + [console.agent_id for console in bench.consoles]
+        watcher = asyncio.create_task(watch_liveness(bench, watched, stop_watching))
         await asyncio.sleep(SETTLE_S)
         await sample_usage(bench, capacity, args.hold_seconds)
         capacity.live_in_redis = await live_agents(bench, agent_ids)
@@ -705,6 +756,9 @@ async def measure_capacity(bench: Bench, args: argparse.Namespace, password_hash
         bench.report.latencies.extend(await measure_relay(bench, phase, args.loaded_messages))
         capacity.rss_after_loaded_mb = status_mb(bench.bridge_pid, "VmRSS")
     finally:
+        stop_watching.set()
+        if watcher is not None:
+            await asyncio.gather(watcher, return_exceptions=True)
         await stop_holder(holder, capacity)
     capacity.rss_peak_mb = status_mb(bench.bridge_pid, "VmHWM")
 
@@ -872,8 +926,12 @@ def capacity_table(capacity: Capacity) -> List[str]:
         ("bridge open fds / its limit (soft/hard)", f"{capacity.bridge_fds} / {capacity.bridge_fd_limit}", ""),
         ("Redis connected clients before / with sockets open",
          f"{capacity.redis_clients_before} / {capacity.redis_clients_open}", ""),
-        ("held agents counted live in Redis (connections set)", f"{capacity.live_in_redis} of {capacity.welcomed}",
-         ""),
+        ("held agents counted live in Redis (connections set) after opening",
+         f"{capacity.live_in_redis} of {capacity.welcomed}", ""),
+        ("liveness samples (every 2 s while open) with any connected agent not live / most at once",
+         f"{capacity.samples_with_not_live} of {capacity.liveness_samples} / {capacity.most_not_live}", ""),
+        ("least heartbeat margin seen (expiry - now; <= 0 means counted gone)",
+         f"{fmt(capacity.least_margin_s)} s", f"> 0 (expiry is {CONNECTION_TTL_S:g} s after each heartbeat)"),
         ("pings sent / pongs received", f"{capacity.pings} / {capacity.pongs}", ""),
         ("ping -> pong p50 / p95 / max", f"{fmt(rtt.get('p50_ms') or float('nan'))} / "
          f"{fmt(rtt.get('p95_ms') or float('nan'))} / {fmt(rtt.get('max_ms') or float('nan'))} ms", ""),
@@ -939,8 +997,9 @@ def findings_lines(report: Report) -> List[str]:
     """Problems seen during the run, and the bridge log."""
     found = report.log_findings
     lines = [f"- bridge log: {found.get('error_lines', 0)} ERROR line(s), {found.get('tracebacks', 0)} "
-             f"traceback(s), {found.get('too_many_open_files', 0)} 'Too many open files'"]
-    lines += [f"    - `{sample}`" for sample in found.get("error_samples", [])]
+             f"traceback(s), {found.get('too_many_open_files', 0)} 'Too many open files', "
+             f"{found.get('agents_declared_gone', 0)} agent(s) declared gone (chats put back in the queue)"]
+    lines += [f"    - `{sample}`" for sample in found.get("error_samples", []) + found.get("gone_samples", [])]
     capacity = report.capacity
     if capacity.open_errors:
         lines.append("- socket open failures (samples):")

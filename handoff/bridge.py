@@ -180,6 +180,7 @@ class Bridge:
         self.server: Optional[WebSocketServer] = None
         self.tasks: List[asyncio.Task] = []
         self.wake = asyncio.Event()
+        self.running = False
         self._last_queue: Optional[List[Tuple[str, int]]] = None
         self._last_broadcast = 0.0
         self.handlers: Dict[str, Handler] = {
@@ -216,12 +217,14 @@ class Bridge:
             # beyond that the library closes the socket (1009) before we see them.
             max_size=self.settings.max_frame_bytes * 4,
         )
+        self.running = True
         for loop in (self.offer_loop, self.heartbeat_loop, self.broadcast_loop):
             self.tasks.append(asyncio.create_task(self._guarded(loop)))
         log.info("bridge %s listening on %s:%s", self.instance_id, self.settings.host, self.port)
 
     async def stop(self) -> None:
         """Close every socket (handlers clean up), stop the loops and the Redis pool."""
+        self.running = False
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
@@ -235,8 +238,8 @@ class Bridge:
         await self.client.connection_pool.disconnect()
 
     async def _guarded(self, loop: Callable[[], Awaitable[None]]) -> None:
-        """Run a background loop for good: an error is logged and the loop starts again."""
-        while True:
+        """Run a background loop until stop: an error is logged and the loop starts again."""
+        while self.running:
             try:
                 await loop()
             except asyncio.CancelledError:
@@ -390,10 +393,8 @@ class Bridge:
     async def detach(self, conn: Connection) -> None:
         """Unbind a socket from its session: stop its relay; start the grace period if it was the last."""
         task, conn.relay_task = conn.relay_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if task is not None and conn.link is not None:
+            await relay.stop_relay(conn.link, task)
         agent, conn.agent, conn.token, conn.link = conn.agent, None, None, None
         if agent is None:
             return
@@ -547,7 +548,7 @@ class Bridge:
 
     async def broadcast_loop(self) -> None:
         """Queue view to every signed-in socket here on change and every 5 s (with callbacks, agents)."""
-        while True:
+        while self.running:
             await asyncio.sleep(OFFER_TICK_S)
             signed_in = [conn for conn in self.connections if conn.agent is not None]
             if not signed_in:
@@ -574,7 +575,7 @@ class Bridge:
 
     async def heartbeat_loop(self) -> None:
         """Keep this bridge's sockets counted as live."""
-        while True:
+        while self.running:
             for conn in list(self.connections):
                 await self.mark_alive(conn)
             await asyncio.sleep(HEARTBEAT_S)
@@ -593,13 +594,24 @@ class Bridge:
 
     async def offer_loop(self) -> None:
         """Every half second (or when woken): offers, lapsed offers, gone agents."""
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=OFFER_TICK_S)
+        while self.running:
+            await self.nap(OFFER_TICK_S)
             self.wake.clear()
             if await self.lead():
                 await self.offer_round()
                 await self.sweep_gone_agents()
+
+    async def nap(self, seconds: float) -> None:
+        """Sleep until woken or the time is up.
+
+        Not asyncio.wait_for: on Python 3.10 it can swallow a cancellation that arrives as
+        the event fires, and the loop would then never stop.
+        """
+        waiter = asyncio.ensure_future(self.wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
 
     async def offer_round(self) -> None:
         """Offer each waiting case not on offer to the best connected, available agent."""

@@ -81,6 +81,7 @@ class Link:
     claiming: Set[str] = field(default_factory=set)  # case ids this socket's handler is taking now
     customer_typing: Dict[str, bool] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    active: bool = True  # cleared when the socket closes or signs out
 
     async def deliver(self, conversation_id: str, entry: LogEntry) -> None:
         """Send one log entry unless it was delivered already (call with the lock held)."""
@@ -222,11 +223,24 @@ async def poll_typing(client: aioredis.Redis, keys: Keys, link: Link) -> None:
 
 
 async def run_relay(client: aioredis.Redis, keys: Keys, link: Link, block_ms: int = BLOCK_MS) -> None:
-    """Relay rounds until cancelled (the socket closed or signed out)."""
-    while True:
+    """Relay rounds until the link is deactivated (and the task cancelled)."""
+    while link.active:
         await refresh(client, keys, link)
         await pump(client, keys, link, block_ms)
         await poll_typing(client, keys, link)
+
+
+async def stop_relay(link: Link, task: asyncio.Task) -> None:
+    """Stop a relay task for sure.
+
+    A cancellation can be lost inside redis-py (a zero timeout in its connection check
+    may turn it into a timeout it handles), so the link is deactivated too, which ends
+    the loop after the current blocking read, and the cancel is repeated until it ends.
+    """
+    link.active = False
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=BLOCK_MS / 1000)
 
 
 async def replay(client: aioredis.Redis, keys: Keys, link: Link, conversation_id: str, after_id: str) -> int:

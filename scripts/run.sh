@@ -36,7 +36,7 @@ say "Starting the action server on :${ACTION_PORT} (log: logs/actions.log)"
 .venv/bin/rasa run actions --actions actions --port "$ACTION_PORT" > logs/actions.log 2>&1 &
 pids+=($!)
 say "Starting the Rasa server on :${RASA_PORT} (log: logs/rasa.log)"
-.venv/bin/rasa run -m models --enable-api --auth-token "$RASA_AUTH_TOKEN" --cors "*" \
+.venv/bin/python -m bot.server run -m models --enable-api --auth-token "$RASA_AUTH_TOKEN" --cors "*" \
   --port "$RASA_PORT" --credentials credentials.yml --endpoints endpoints.yml > logs/rasa.log 2>&1 &
 pids+=($!)
 

@@ -86,12 +86,6 @@ def options(tmp_path: Path) -> Dict[str, Any]:
 async def bridge(settings, options):
     async with running_bridge(settings, **options) as running:
         yield running
-        import sys
-        async def dump():
-            await asyncio.sleep(8)
-            for t in asyncio.all_tasks():
-                t.print_stack(file=sys.stderr)
-        asyncio.ensure_future(dump())
 
 
 class Console:

@@ -85,7 +85,7 @@ class Stack:
             env, log_dir / "actions.log",
         )
         rasa = self._spawn(
-            [str(VENV_BIN / "rasa"), "run", "-m", "models", "--enable-api", "--auth-token", self.token,
+            [sys.executable, "-m", "bot.server", "run", "-m", "models", "--enable-api", "--auth-token", self.token,
              "--port", str(self.rasa_port), "--credentials", "credentials.yml", "--endpoints", "endpoints.yml"],
             env, log_dir / "rasa.log",
         )

@@ -38,6 +38,7 @@ REASON_PHRASES = {CUSTOMER_REQUEST: "asked for a person", REPEATED_MISUNDERSTAND
 # System notices the handoff bridge renders from bot/domain/responses/handoff.yml (not sent by an action).
 BRIDGE_NOTICES = (
     "utter_agent_joined", "utter_agent_left", "utter_case_resolved", "utter_handed_back", "utter_ask_csat",
+    "utter_queue_moved",
 )
 SUMMARY_MAX_CHARS = 199
 TRANSCRIPT_MAX_ENTRIES = 300

@@ -26,6 +26,7 @@ import contextlib
 import http
 import json
 import logging
+import math
 import mimetypes
 import re
 import signal
@@ -600,6 +601,7 @@ class Bridge:
             if await self.lead():
                 await self.offer_round()
                 await self.sweep_gone_agents()
+                await self.tell_queue_positions()
 
     async def nap(self, seconds: float) -> None:
         """Sleep until woken or the time is up.
@@ -650,6 +652,27 @@ class Bridge:
             if chosen and await self.casework.offer_to(entry, chosen.agent_id):
                 pending[chosen.agent_id] += 1
 
+    async def tell_queue_positions(self) -> None:
+        """Tell each waiting customer their new place and wait when the queue moves."""
+        waiting = await handoff_queue.list_waiting(self.client, self.keys, 100)
+        if not waiting:
+            return
+        told_key = self.keys.queue_positions_told()
+        told = await self.client.hmget(told_key, [entry.case_id for entry in waiting])
+        agents = len(await agent_store.available_agents(self.client, self.keys))
+        average = await handoff_queue.average_handle_seconds(
+            self.client, self.keys, self.settings.default_handle_minutes * 60
+        )
+        for place, (entry, before) in enumerate(zip(waiting, told, strict=True), start=1):
+            if before is not None and int(before) != place:
+                minutes = math.ceil(handoff_queue.wait_estimate_seconds(place, agents, average) / 60)
+                language = await self.casework.language_of(entry.case_id, entry)
+                await self.casework.notify(
+                    entry, "utter_queue_moved", "queue_position", language, position=place, wait_minutes=minutes
+                )
+            if before is None or int(before) != place:
+                await self.client.hset(told_key, entry.case_id, place)
+
     async def sweep_gone_agents(self) -> None:
         """Agents with chats and no open console for the grace period lose their chats to the queue."""
         now = time.time()
@@ -693,6 +716,7 @@ async def serve(settings: HandoffSettings) -> None:
 def main() -> None:
     """Entry point of `python -m handoff.bridge`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("websockets.server").setLevel(logging.WARNING)  # one line per HTTP request otherwise
     asyncio.run(serve(HandoffSettings.from_env()))
 
 

@@ -124,3 +124,7 @@ class Keys:
     def bridge_leader(self) -> str:
         """Which bridge instance runs the offer loop now (expires unless its holder renews it)."""
         return f"{self.prefix}:bridge_leader"
+
+    def queue_positions_told(self) -> str:
+        """Hash of case id -> the queue position the waiting customer was last told."""
+        return f"{self.prefix}:queue_positions_told"

@@ -7,6 +7,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -224,7 +225,7 @@ async def test_health_ok_and_static_files(bridge) -> None:
 
 
 async def test_health_503_when_redis_is_down(settings, options, tmp_path) -> None:
-    dead = HandoffSettings(**{**settings.__dict__, "redis_url": "redis://127.0.0.1:1/0"})
+    dead = replace(settings, redis_url="redis://127.0.0.1:1/0")
     async with running_bridge(dead, **{**options, "console_dir": tmp_path / "no-console"}) as down:
         status, _, body = await asyncio.to_thread(http_get, down.port, "/health")
         assert status == 503 and json.loads(body)["redis"] != "ok"
@@ -348,7 +349,7 @@ async def _wait_offered(client, keys, entry: QueueEntry) -> str:
 
 
 async def test_decline_moves_the_offer_on(bridge, client, keys, settings) -> None:
-    slow = HandoffSettings(**{**settings.__dict__, "offer_timeout_s": 30})
+    slow = replace(settings, offer_timeout_s=30)
     bridge.settings = bridge.casework.settings = slow
     amy = await make_agent(client, keys, "amy")
     await make_agent(client, keys, "ben")
@@ -603,7 +604,7 @@ async def test_disconnect_returns_chats_to_the_queue_after_grace(bridge, client,
 
 
 async def test_quick_reconnect_keeps_chats(bridge, client, keys, settings) -> None:
-    bridge.settings = HandoffSettings(**{**settings.__dict__, "reconnect_grace_s": 3})
+    bridge.settings = replace(settings, reconnect_grace_s=3)
     agent = await make_agent(client, keys, "pat")
     console, welcome = await signed_in(bridge, "pat")
     entry = await make_case(client, keys, 21)
@@ -620,7 +621,7 @@ async def test_quick_reconnect_keeps_chats(bridge, client, keys, settings) -> No
 
 async def test_bridge_restart_in_the_middle_of_a_chat(settings, options, client, keys) -> None:
     agent = await make_agent(client, keys, "quinn")
-    restart_settings = HandoffSettings(**{**settings.__dict__, "reconnect_grace_s": 30})
+    restart_settings = replace(settings, reconnect_grace_s=30)
     async with running_bridge(restart_settings, **options) as first:
         console, welcome = await signed_in(first, "quinn")
         entry = await make_case(client, keys, 22)
@@ -675,3 +676,29 @@ async def test_queue_view_callbacks_and_supervisor_agents(bridge, client, keys) 
     missing = await console.ask("callback_done", "never", case_id="CMP-20261123-0099")
     assert missing["code"] == "not_found"
     await console.close()
+
+
+async def test_waiting_customers_are_told_when_the_queue_moves(settings, options, client, keys) -> None:
+    """With no agent online, the second customer hears their new place when the first leaves."""
+    real_notices = Path(__file__).resolve().parents[2] / "bot" / "domain" / "responses" / "handoff.yml"
+    async with running_bridge(settings, **{**options, "responses_path": real_notices}) as bridge:
+        await _queue_moves(bridge, client, keys)
+
+
+async def _queue_moves(bridge: Bridge, client, keys) -> None:
+    first = await make_case(client, keys, 901, language="zh-Hans", enqueued_at=time.time() - 60)
+    second = await make_case(client, keys, 902, language="zh-Hant", enqueued_at=time.time() - 30)
+    await bridge.tell_queue_positions()  # the places the customers were told by the assistant
+    assert [e.kind for e in await conversation_log.read_after(client, keys, second.conversation_id)] == ["message"]
+
+    assert await handoff_queue.cancel(client, keys, first.case_id)
+    await bridge.tell_queue_positions()
+    notices = [
+        e for e in await conversation_log.read_after(client, keys, second.conversation_id) if e.author == "system"
+    ]
+    assert len(notices) == 1 and notices[0].kind == "queue_position"
+    assert "第 1 位" in notices[0].text and "分鐘" in notices[0].text, notices[0].text
+
+    await bridge.tell_queue_positions()  # nothing moved: nothing more to say
+    assert len([e for e in await conversation_log.read_after(client, keys, second.conversation_id)
+                if e.author == "system"]) == 1

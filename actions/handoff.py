@@ -237,6 +237,21 @@ async def still_waiting(
     return _after_request(case_id)
 
 
+async def add_details_while_waiting(tracker: Tracker, events: List[EventType]) -> Dict[str, str]:
+    """Put complaint facts given while the customer waits for a person onto their case."""
+    slot_events = {event["name"]: event["value"] for event in events if event.get("event") == "slot"}
+    changed = {**tracker.slots_to_validate(), **slot_events}
+    news = {name: str(changed[name]) for name in (*FIELD_NAMES, "category") if changed.get(name)}
+    if not news:
+        return {}
+    client, keys = redis_parts()
+    owner = await ownership.current(client, keys, tracker.sender_id)
+    if owner.state not in WAITING_STATES or not owner.case_id:
+        return {}
+    await runtime.case_store().flag(owner.case_id, **news)
+    return news
+
+
 async def request_person(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
     """Queue the enriched case for a person, or offer a callback when nobody can take it."""
     client, keys = redis_parts()

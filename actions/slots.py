@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import ValidationAction
 from rasa_sdk.types import DomainDict
@@ -51,6 +52,14 @@ def choose_language(detected: Any, current: Any) -> Any:
 
 class ValidateSlotMappings(ValidationAction):
     """action_validate_slot_mappings: language follows the customer's latest message."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        """Extract as usual; while the customer waits for a person, new facts also go onto the case."""
+        events = await super().run(dispatcher, tracker, domain)
+        from actions.handoff import add_details_while_waiting  # actions.handoff imports this module
+
+        await add_details_while_waiting(tracker, events)
+        return events
 
     async def extract_language(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

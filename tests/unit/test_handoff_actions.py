@@ -368,3 +368,37 @@ def test_every_handoff_response_exists_in_every_language(domain) -> None:
         assert languages == {"en", "zh-Hans", "zh-Hant"}, name
     payloads = [button["payload"] for button in domain["responses"]["utter_ask_csat"][0]["buttons"]]
     assert payloads == [f'/rate{{{{"rating":{n}}}}}' for n in (5, 4, 3, 2, 1)]
+
+
+@pytest.mark.asyncio
+async def test_details_given_while_waiting_reach_the_case(domain, make_tracker, store, new_sender) -> None:
+    """A customer in the queue adds their order number: the agent will see it on the case."""
+    from actions.slots import ValidateSlotMappings
+
+    sender = new_sender("details")
+    await add_agent(store)
+    await run(RequestHuman(), make_tracker("request_human_after_case", sender_id=sender), domain)
+    owner = await ownership.current(store.client, store.keys, sender)
+    assert owner.state == ownership.QUEUED and owner.case_id
+
+    detail = make_tracker(
+        "request_human_after_case", sender_id=sender, text="the order number is ZZ909091", intent="inform",
+        extracted={"order_ref": "ZZ909091"},
+    )
+    await run(ValidateSlotMappings(), detail, domain)
+    case = await store.get(owner.case_id)
+    assert case is not None and case["order_ref"] == "ZZ909091"
+
+
+@pytest.mark.asyncio
+async def test_details_outside_a_handoff_touch_no_case(domain, make_tracker, store, new_sender) -> None:
+    """Without a waiting handoff, extracting slots writes nothing to Redis cases."""
+    from actions.slots import ValidateSlotMappings
+
+    sender = new_sender("nohandoff")
+    detail = make_tracker(
+        "request_human_after_case", sender_id=sender, text="the order number is ZZ909092", intent="inform",
+        extracted={"order_ref": "ZZ909092"},
+    )
+    await run(ValidateSlotMappings(), detail, domain)
+    assert (await ownership.current(store.client, store.keys, sender)).state == ownership.BOT

@@ -9,10 +9,16 @@ export RASA_TELEMETRY_ENABLED=false TF_CPP_MIN_LOG_LEVEL=2 HF_HUB_OFFLINE=1 TRAN
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 find_python310() {
+  # pyenv's shim answers `command -v python3.10` even when 3.10 is not selected, so each
+  # candidate must actually run and report 3.10.
   local candidate
-  for candidate in "${PYTHON310:-}" "$(command -v python3.10 || true)" \
-      "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.10*/bin/python3.10; do
-    if [ -n "$candidate" ] && [ -x "$candidate" ]; then echo "$candidate"; return 0; fi
+  for candidate in "${PYTHON310:-}" \
+      "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/3.10*/bin/python3.10 \
+      "$(command -v python3.10 || true)" /usr/bin/python3.10 /usr/local/bin/python3.10; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ] && \
+        "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
   done
   echo "Python 3.10 is required (Rasa 3.6 does not run on newer Pythons)." >&2
   echo "Install it (e.g. 'pyenv install 3.10.13') or set PYTHON310=/path/to/python3.10." >&2
@@ -20,8 +26,9 @@ find_python310() {
 }
 
 if [ ! -x .venv/bin/python ]; then
-  say "Creating .venv with $(find_python310)"
-  "$(find_python310)" -m venv .venv
+  python310="$(find_python310)"
+  say "Creating .venv with ${python310}"
+  "$python310" -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check pip==24.0
 fi
 

@@ -63,8 +63,8 @@ class LanguageDetector(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> LanguageDetector:
-        """Load the component (stateless)."""
-        return cls()
+        """Load the component: it is stateless, so loading is creating."""
+        return cls.create(config, model_storage, resource, execution_context)
 
 
 def _language_entity(language: str) -> Dict[str, Optional[Any]]:

@@ -219,7 +219,7 @@ class Bridge:
             max_size=self.settings.max_frame_bytes * 4,
         )
         self.running = True
-        for loop in (self.offer_loop, self.heartbeat_loop, self.broadcast_loop):
+        for loop in (self.offer_loop, self.heartbeat_loop, self.broadcast_loop, self.queue_listener):
             self.tasks.append(asyncio.create_task(self._guarded(loop)))
         log.info("bridge %s listening on %s:%s", self.instance_id, self.settings.host, self.port)
 
@@ -410,14 +410,19 @@ class Bridge:
 
     async def mark_alive(self, conn: Connection) -> None:
         """Push the expiry of a socket's liveness forward."""
-        if conn.agent is None:
-            return
-        key = self.keys.agent_connections(conn.agent.agent_id)
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, {self.member(conn): time.time() + CONNECTION_TTL_S})
-            pipe.zremrangebyscore(key, "-inf", time.time())
-            pipe.expire(key, int(CONNECTION_TTL_S * 6))
+            self.queue_alive(pipe, conn)
             await pipe.execute()
+
+    def queue_alive(self, pipe: Any, conn: Connection) -> None:
+        """Add the commands that renew one socket's liveness to a pipeline."""
+        agent = conn.agent
+        if agent is None:
+            return
+        key = self.keys.agent_connections(agent.agent_id)
+        pipe.zadd(key, {self.member(conn): time.time() + CONNECTION_TTL_S})
+        pipe.zremrangebyscore(key, "-inf", time.time())
+        pipe.expire(key, int(CONNECTION_TTL_S * 6))
 
     # --- agent requests ---
 
@@ -451,6 +456,9 @@ class Bridge:
                 await link.announce(case)
         finally:
             link.claiming.discard(case_id)
+        # The relay may already be blocked on a read that started before the case was
+        # announced; wake it so the customer's next message is not held for a read timeout.
+        await relay.nudge(self.client, self.keys, agent.agent_id)
         self.wake.set()
 
     async def on_decline(self, conn: Connection, frame: Frame, agent: Agent) -> None:
@@ -540,11 +548,12 @@ class Bridge:
 
     async def send_views(self, conn: Connection, rows: Optional[List[Dict[str, Any]]] = None) -> None:
         """Queue and callbacks to one socket; agents too for a supervisor."""
-        if conn.agent is None:
+        agent = conn.agent  # the socket may sign out or close while we await below
+        if agent is None:
             return
         await conn.send(protocol.queue_view(rows if rows is not None else await self.queue_rows()))
         await conn.send(protocol.callbacks(await self.casework.callbacks_due()))
-        if conn.agent.role == "supervisor":
+        if agent.role == "supervisor":
             await conn.send(protocol.agents(await self.agent_rows()))
 
     async def broadcast_loop(self) -> None:
@@ -577,8 +586,12 @@ class Bridge:
     async def heartbeat_loop(self) -> None:
         """Keep this bridge's sockets counted as live."""
         while self.running:
-            for conn in list(self.connections):
-                await self.mark_alive(conn)
+            # One round trip for every socket: one transaction per socket in turn took longer
+            # than the liveness expiry with 2,000 sockets (bench/bridge_benchmark.py).
+            async with self.client.pipeline(transaction=False) as pipe:
+                for conn in list(self.connections):
+                    self.queue_alive(pipe, conn)
+                await pipe.execute()
             await asyncio.sleep(HEARTBEAT_S)
 
     # --- offers and the grace sweep (one leader at a time) ---
@@ -602,6 +615,20 @@ class Bridge:
                 await self.offer_round()
                 await self.sweep_gone_agents()
                 await self.tell_queue_positions()
+
+    async def queue_listener(self) -> None:
+        """Wake the offer loop the moment any process queues a case (Redis pub/sub)."""
+        pubsub = self.client.pubsub()
+        await pubsub.subscribe(self.keys.queue_events())
+        try:
+            while self.running:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
+                    self.wake.set()
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.unsubscribe()
+                await pubsub.close()
 
     async def nap(self, seconds: float) -> None:
         """Sleep until woken or the time is up.
@@ -681,6 +708,7 @@ class Bridge:
                 continue
             gone_key = self.keys.agent_gone(agent.agent_id)
             if await self.casework.is_connected(agent.agent_id):
+                await self.client.delete(gone_key)  # back within the grace period: start over
                 continue
             gone_since = await self.client.get(gone_key)
             if gone_since is None:

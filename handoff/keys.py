@@ -128,3 +128,7 @@ class Keys:
     def queue_positions_told(self) -> str:
         """Hash of case id -> the queue position the waiting customer was last told."""
         return f"{self.prefix}:queue_positions_told"
+
+    def queue_events(self) -> str:
+        """Pub/sub channel: a case was queued (wakes every bridge's offer loop at once)."""
+        return f"{self.prefix}:queue_events"

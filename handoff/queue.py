@@ -176,6 +176,9 @@ async def enqueue(client: aioredis.Redis, keys: Keys, entry: QueueEntry) -> bool
         keys=[keys.queue(), keys.queue_entries(), keys.assignments()],
         args=[entry.case_id, score(entry), entry.to_json()],
     )
+    if int(added):
+        # Bridges poll the queue too; this only makes the offer go out at once.
+        await client.publish(keys.queue_events(), entry.case_id)
     return bool(int(added))
 
 

@@ -227,5 +227,22 @@ class StoreCsat(Action):
                 )
             except ownership.TransitionRefused as refused:
                 logger.info("CSAT for %s: conversation is now %s", case_id, refused.current)
-        dispatcher.utter_message(response="utter_csat_thanks")
-        return []
+        return [SlotSet("csat_case_id", case_id), SlotSet("csat_comment", None)]
+
+
+class StoreCsatComment(Action):
+    """action_store_csat_comment: keep the optional comment that follows a rating, then thank."""
+
+    def name(self) -> str:
+        return "action_store_csat_comment"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        case_id = tracker.get_slot("csat_case_id")
+        comment = str(tracker.get_slot("csat_comment") or "").strip()
+        if case_id and comment and comment != "-":
+            await runtime.case_store().flag(case_id, csat_comment=comment[:1000])
+        if case_id:
+            dispatcher.utter_message(response="utter_csat_thanks")
+        return [SlotSet("csat_case_id", None), SlotSet("csat_comment", None)]

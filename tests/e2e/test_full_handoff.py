@@ -267,10 +267,16 @@ def test_customer_to_agent_and_back_in_simplified_chinese(
         # The customer rates 5: stored on the case, and the bot owns the conversation again.
         mark = customer.mark()
         customer.say('/rate{"rating":5}')
-        thanks = customer.wait_for(message_from("bot"), REPLY_S, "thanks for the rating", mark)
-        assert "谢谢" in thanks["text"], thanks
+        invite = customer.wait_for(message_from("bot"), REPLY_S, "an invitation to comment", mark)
+        assert "补充" in invite["text"], invite
         wait_until(lambda: cases.hget(keys.case(case_id), "csat_rating") == "5", timeout=20,
                    what="csat_rating 5 on the case")
+        mark = customer.mark()
+        customer.say("客服很耐心，谢谢")
+        thanks = customer.wait_for(message_from("bot"), REPLY_S, "thanks for the rating", mark)
+        assert "谢谢" in thanks["text"], thanks
+        wait_until(lambda: cases.hget(keys.case(case_id), "csat_comment") == "客服很耐心，谢谢", timeout=20,
+                   what="the comment on the case")
         wait_until(lambda: store.owner(conversation_id).state == ownership.BOT, timeout=20,
                    what="the bot to own the conversation again")
         customer.wait_for(state_is("bot"), 20, "state frame owner bot", mark)

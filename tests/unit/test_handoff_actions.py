@@ -18,6 +18,7 @@ from actions.handoff_actions import (
     CancelHandoff,
     SkipCallback,
     StoreCsat,
+    StoreCsatComment,
     ValidateCallbackForm,
     format_callback_time,
     parse_rating,
@@ -333,11 +334,30 @@ async def test_rating_after_hand_back_is_stored_and_the_bot_takes_over(
         intent="rate",
         entities=[{"entity": "rating", "value": 4}],
     )
-    _, messages = await run(StoreCsat(), tracker, domain)
-    assert responses(messages) == ["utter_csat_thanks"]
+    events, messages = await run(StoreCsat(), tracker, domain)
+    assert messages == []  # the comment form asks next
     stored = await store.get(case["case_id"])
     assert stored["csat_rating"] == "4" and stored["csat_at"]
     assert (await ownership.current(store.client, store.keys, sender)).state == ownership.BOT
+    assert {"event": "slot", "name": "csat_case_id", "value": case["case_id"]} in [
+        {key: event.get(key) for key in ("event", "name", "value")} for event in events
+    ]
+
+    comment = make_tracker("request_human_after_case", sender_id=sender, text="客服很耐心", intent="inform")
+    comment.slots.update(csat_case_id=case["case_id"], csat_comment="客服很耐心")
+    _, messages = await run(StoreCsatComment(), comment, domain)
+    assert responses(messages) == ["utter_csat_thanks"]
+    assert (await store.get(case["case_id"]))["csat_comment"] == "客服很耐心"
+
+
+@pytest.mark.asyncio
+async def test_no_comment_stores_none_but_still_thanks(domain, make_tracker, store) -> None:
+    case = await store.create(handoff.partial_case(make_tracker("request_human_after_case"), "customer_request"))
+    tracker = make_tracker("request_human_after_case", text="no", intent="deny")
+    tracker.slots.update(csat_case_id=case["case_id"], csat_comment="-")
+    _, messages = await run(StoreCsatComment(), tracker, domain)
+    assert responses(messages) == ["utter_csat_thanks"]
+    assert "csat_comment" not in await store.get(case["case_id"])
 
 
 @pytest.mark.asyncio
@@ -359,7 +379,7 @@ def test_every_handoff_response_exists_in_every_language(domain) -> None:
     names = [
         "utter_handoff_queued", "utter_still_waiting", "utter_no_agents_callback", "utter_outside_hours_callback",
         "utter_ask_callback_time", "utter_callback_time_unclear", "utter_callback_booked", "utter_callback_declined",
-        "utter_handoff_cancelled", "utter_csat_thanks", *handoff.BRIDGE_NOTICES,
+        "utter_handoff_cancelled", "utter_csat_thanks", "utter_ask_csat_comment", *handoff.BRIDGE_NOTICES,
     ]
     for name in names:
         languages = {

@@ -9,6 +9,7 @@ unless CI is set: then a missing browser is a failure.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -238,26 +239,36 @@ def browser(chromium_ready: None) -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any, bridge: str) -> Iterator[Any]:
-    """A fresh browser context (own sessionStorage) at 1280 px; page errors fail the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-GB")
-    context.set_default_timeout(10_000)
+@contextlib.contextmanager
+def console_tab(
+    browser: Any, url: str, height: int, timeout_ms: int, ignore_refused_sockets: bool = False
+) -> Iterator[Tuple[Any, List[str]]]:
+    """The console in a fresh browser context (own sessionStorage) at 1280 px, with its page errors."""
+    context = browser.new_context(viewport={"width": 1280, "height": height}, locale="en-GB")
+    context.set_default_timeout(timeout_ms)
     tab = context.new_page()
     errors: List[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))
 
     def on_console(message: Any) -> None:
         # A refused WebSocket while the bridge is down is expected (the console reconnects).
-        if message.type == "error" and not message.text.startswith("WebSocket connection to"):
+        refused = ignore_refused_sockets and message.text.startswith("WebSocket connection to")
+        if message.type == "error" and not refused:
             errors.append(message.text)
 
     tab.on("console", on_console)
-    tab.goto(bridge + "/")
+    tab.goto(url + "/")
     try:
-        yield tab
+        yield tab, errors
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Any, bridge: str) -> Iterator[Any]:
+    """A fresh console page; page errors fail the test."""
+    with console_tab(browser, bridge, height=860, timeout_ms=10_000, ignore_refused_sockets=True) as (tab, errors):
+        yield tab
     assert not errors, f"errors in the page: {errors}"
 
 

@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
     SCREENSHOTS,
     BridgeProcess,
     Customers,
+    console_tab,
     free_port,
     run,
     wait_until,
@@ -102,17 +103,8 @@ def agent(handoff_stack: HandoffStack) -> Dict[str, str]:
 @pytest.fixture
 def console(browser: Any, handoff_bridge: BridgeProcess) -> Iterator[Any]:
     """The console in a fresh context at 1280 px; errors in the page fail the test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    errors: List[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    tab.goto(handoff_bridge.url + "/")
-    try:
+    with console_tab(browser, handoff_bridge.url, height=900, timeout_ms=15_000) as (tab, errors):
         yield tab
-    finally:
-        context.close()
     assert not errors, f"errors in the console page: {errors}"
 
 
